@@ -26,7 +26,7 @@ from qcflow.evolution import evolution_circuit, trotter_steps
 from qcflow.model import Correlation
 from qcflow.preparation import preparation_circuit
 from qcflow.quantities import QUANTITIES, Observables, flow_direction, point_quantities
-from qcflow.tomography import basis_labels, basis_probabilities, fit_state, sample_counts
+from qcflow.tomography import basis_probabilities, fit_state, sample_counts
 
 #: Tolerance on ``(mu_a - mu_b) dN_A`` below which an exact flow is ``none``.
 EXACT_FLOW_TOL = 1e-12
@@ -111,7 +111,7 @@ class Experiment:
         self._initial: dict[int, np.ndarray] = {}
         self._reference: dict[int, np.ndarray] = {}
         self._observables = Observables.of(config.initial_state(Correlation()))
-        self._simulator: Any = None
+        self._runner: Any = None
 
     # Exact states -------------------------------------------------------------------
 
@@ -157,27 +157,13 @@ class Experiment:
 
     def simulate(self, point: Point) -> np.ndarray:
         """Counts from measurement circuits on the Aer simulator (``"circuits"``)."""
-        from qiskit import transpile
+        if self._runner is None:
+            from qcflow.backends import AerRunner
 
-        from qcflow.tomography import tomography_circuits
-
-        if self._simulator is None:
-            from qiskit_aer import AerSimulator
-
-            self._simulator = AerSimulator(method="statevector")
-        sim = self._simulator
-        base = transpile(
-            full_circuit(self.config, point.correlation, point.time),
-            sim,
-            optimization_level=1,
-        )
-        circuits = tomography_circuits(base, self.config.model.n_qubits)
+            self._runner = AerRunner(shots=self.config.run.shots)
+        circuit = full_circuit(self.config, point.correlation, point.time)
         seed = int(point_rng(self.config, point).integers(2**31))
-        result = sim.run(circuits, shots=self.config.run.shots, seed_simulator=seed)
-        return counts_array(
-            [result.result().get_counts(i) for i in range(len(circuits))],
-            self.config.model.n_qubits,
-        )
+        return self._runner.run([circuit], self.config.model.n_qubits, [seed])[0]
 
     def measure(self, point: Point) -> np.ndarray:
         if self.config.run.method == "state":
@@ -232,22 +218,3 @@ class Experiment:
                     self._reference[point.setting_index] = fit_state(done[point.index])
                 continue
             yield self.evaluate(point, self.measure(point))
-
-
-def counts_array(counts: list[dict[str, int]], n_qubits: int) -> np.ndarray:
-    """Qiskit count dictionaries (one per basis) as an array ``(n_bases, 2^n)``."""
-    out = np.zeros((len(counts), 2**n_qubits), dtype=np.int64)
-    for b, table in enumerate(counts):
-        for key, value in table.items():
-            out[b, int(key.replace(" ", ""), 2)] += value
-    return out
-
-
-__all__ = [
-    "Experiment",
-    "Point",
-    "PointResult",
-    "basis_labels",
-    "counts_array",
-    "sweep_points",
-]
