@@ -137,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
             if not args.quiet:
                 table.row(result.row)
     except KeyboardInterrupt:
+        if directory.rows:
+            directory.write_tables()  # the interrupt may have come between two writes
         print(
             f"\ninterrupted: {len(directory.rows)} of {len(experiment.points)} points "
             f"are saved in {out}; run the same command again to resume",
@@ -145,10 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     rows = directory.ordered_rows()
     worst = max(abs(r["dN_A"] - r["dN_A_exact"]) for r in rows)
-    print(
-        f"\n{len(rows)} points in {out}/results.csv; "
-        f"max |dN_A - dN_A_exact| = {worst:.4f}"
-    )
+    print(f"\n{len(rows)} points written to {out}")
+    print(f"max |dN_A - dN_A_exact| = {worst:.4f}")
     return 0
 
 
