@@ -43,7 +43,11 @@ class AerRunner:
         from qiskit_aer import AerSimulator
 
         self.shots = shots
-        self.simulator: Any = AerSimulator(method="statevector")
+        # Tomography circuits are small: run them side by side rather than
+        # parallelising inside one statevector.
+        self.simulator: Any = AerSimulator(
+            method="statevector", max_parallel_experiments=0
+        )
 
     def run(
         self, circuits: Sequence[QuantumCircuit], n_system: int, seeds: Sequence[int]
@@ -69,7 +73,6 @@ class AerRunner:
                 batch[i * n_bases : (i + 1) * n_bases],
                 shots=self.shots,
                 seed_simulator=seed,
-                max_parallel_experiments=0,
             )
             result = job.result()
             out.append(
