@@ -110,7 +110,8 @@ def _times(value: Any) -> tuple[float, ...]:
                 f"[exchange] times.stop = {stop} equals start with num = {num}; "
                 "allowed: stop > start when num > 1"
             )
-        return tuple(start + i * step for i in range(num))
+        # Twelve significant digits: 0.3, not 0.30000000000000004.
+        return tuple(float(f"{start + i * step:.12g}") for i in range(num))
     if not isinstance(value, list | tuple):
         raise ConfigError(
             f"[exchange] times = {_fmt(value)} is neither a list nor a table; "
