@@ -42,7 +42,9 @@ def trotter_steps(time: float, trotter_dt: float) -> int:
         raise ValueError(f"time = {time} is out of range; allowed: time >= 0")
     if not (math.isfinite(trotter_dt) and trotter_dt > 0):
         raise ValueError(f"trotter_dt = {trotter_dt} is out of range; allowed: > 0")
-    return max(math.ceil(time / trotter_dt - 1e-9), 0)
+    if time == 0:
+        return 0
+    return max(math.ceil(time / trotter_dt - 1e-9), 1)
 
 
 def free_evolution(model: Model, time: float) -> QuantumCircuit:
