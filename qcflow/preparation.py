@@ -17,7 +17,7 @@ The circuit has three stages:
 3. for ``hopping != 0``, the orbital rotation ``U(V)`` (Givens rotations) on each block
    turns normal modes into site modes.
 
-Per pair this costs at most six CNOTs and one ``XXPlusYYGate``; nothing is a generic
+Per pair this costs four CNOTs and one ``XXPlusYYGate``; nothing is a generic
 state preparation.
 """
 
