@@ -1,9 +1,9 @@
-"""Wall time of the whole headline command, start-up included, on both simulation paths.
+"""Wall time of the whole headline command, start-up included, on both paths.
 
 Runs ``qcflow run experiments/anomalous_flow.toml`` as a fresh process (32 points, 4000
-shots per basis, the configuration's bootstrap), ``--repeats`` times per path, and prints
-the medians and their ratio. The sampled path (``--method state``) is the default for
-ideal Aer; the circuit path (``--method circuits``) runs every measurement circuit.
+shots per basis, the configuration's bootstrap), ``--repeats`` times per path, and
+prints the medians and their ratio. The sampled path (``--method state``) is the default
+for ideal Aer; the circuit path (``--method circuits``) runs every measurement circuit.
 
 Usage: ``python benchmarks/bench_headline.py [--repeats 5]``
 """
@@ -24,9 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def wall_time(method: str, out: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "qcflow.cli", "run",
-         str(ROOT / "experiments" / "anomalous_flow.toml"),
-         "--out", str(out), "--overwrite", "--quiet", "--method", method],
+        [
+            sys.executable,
+            "-m",
+            "qcflow.cli",
+            "run",
+            str(ROOT / "experiments" / "anomalous_flow.toml"),
+            "--out",
+            str(out),
+            "--overwrite",
+            "--quiet",
+            "--method",
+            method,
+        ],
         check=True,
         capture_output=True,
     )
@@ -45,7 +55,7 @@ def main() -> None:
         circuits = statistics.median(
             wall_time("circuits", Path(tmp) / "c") for _ in range(args.circuit_repeats)
         )
-    print(f"headline command, 32 points, median wall time")
+    print("headline command, 32 points, median wall time")
     print(f"  sampled path (--method state)     {sampled:8.2f} s")
     print(f"  circuit path (--method circuits)  {circuits:8.2f} s")
     print(f"ratio sampled/circuits = {sampled / circuits:.3f}")

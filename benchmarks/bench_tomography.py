@@ -6,9 +6,9 @@ the correlated setting at t = 0.2):
 - qcflow's full point (build circuits, simulate, fit, compute every quantity), on the
   sampled path (``method = "state"``) and on the circuit path (``"circuits"``);
 - ``qiskit_experiments.library.StateTomography`` on the same prepared-and-evolved
-  circuit with ``measurement_indices`` the system qubits, run on Aer and analysed with its
-  default fitter and with ``linear_inversion`` (in qiskit-experiments 0.14 the default
-  *is* linear inversion with a PSD rescaling; both are timed);
+  circuit with ``measurement_indices`` the system qubits, run on Aer and analysed with
+  its default fitter and with ``linear_inversion`` (in qiskit-experiments 0.14 the
+  default *is* linear inversion with a PSD rescaling; both are timed);
 - the exact limit: the reduced state from the circuit's statevector and multinomial
   sampling of the 81 basis distributions, without measurement circuits.
 
@@ -113,8 +113,10 @@ def main() -> None:
             "exact limit": median_time(exact_limit, args.repeats),
         }
 
-    print(f"one point: n_modes 2, {3**n_system} bases, {config.run.shots} shots, "
-          f"median of {args.repeats}")
+    print(
+        f"one point: n_modes 2, {3**n_system} bases, {config.run.shots} shots, "
+        f"median of {args.repeats}"
+    )
     for name, seconds in times.items():
         print(f"  {name:<38} {seconds * 1e3:10.2f} ms")
     qe = times["qiskit-experiments default"]
@@ -122,8 +124,10 @@ def main() -> None:
     sampled, circuits = times["qcflow sampled"], times["qcflow circuit"]
     print(f"qcflow sampled / exact limit = {sampled / exact:.2f}")
     print(f"qcflow circuit / exact limit = {circuits / exact:.2f}")
-    print(f"ratio qcflow/qiskit-experiments sampled={sampled / qe:.3f} "
-          f"circuit={circuits / qe:.2f}")
+    print(
+        f"ratio qcflow/qiskit-experiments sampled={sampled / qe:.3f} "
+        f"circuit={circuits / qe:.2f}"
+    )
 
 
 if __name__ == "__main__":

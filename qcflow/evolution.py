@@ -13,9 +13,9 @@ three groups of terms that each commute at the fermionic level:
 
 Only the last two groups are Trotterized, with ``ceil(t / trotter_dt)`` steps of first
 order (``hop, NN`` per step) or second order (``NN/2, hop, NN/2``, with adjacent half
-steps merged). With ``interaction = 0`` every factor commutes with every other and the
-circuit equals the exact propagator at any step count; with ``interaction != 0`` the error
-falls as ``dt`` (first order) or ``dt^2`` (second order).
+steps merged). With ``interaction = 0`` every factor commutes with every other and
+the circuit equals the exact propagator at any step count; with ``interaction != 0``
+the error falls as ``dt`` (first order) or ``dt^2`` (second order).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def trotter_steps(time: float, trotter_dt: float) -> int:
 
 
 def free_evolution(model: Model, time: float) -> QuantumCircuit:
-    """``exp(-i t H_A) exp(-i t H_B)`` on one block of ``M`` qubits (the same for both)."""
+    """``exp(-i t H_X)`` on one block of ``M`` qubits (the same circuit for A and B)."""
     m = model.n_modes
     energies, v = model.normal_modes()
     qc = QuantumCircuit(m, name="free")
@@ -69,7 +69,7 @@ def _exchange_layer(qc: QuantumCircuit, model: Model, tau: float) -> None:
 
 
 def _interaction_layer(qc: QuantumCircuit, model: Model, tau: float) -> None:
-    """``exp(-i tau U N_A N_B)`` in the interleaved order (a on even, b on odd qubits)."""
+    """``exp(-i tau U N_A N_B)`` in the interleaved order (a even, b odd qubits)."""
     if model.interaction == 0 or tau == 0:
         return
     for i in range(model.n_modes):
@@ -82,8 +82,8 @@ def evolution_circuit(
 ) -> QuantumCircuit:
     """The Trotterized propagator ``U(t)`` on the ``2M`` system qubits.
 
-    Qubits ``0 .. M-1`` hold ``a_0 .. a_{M-1}`` and ``M .. 2M-1`` hold ``b_0 ..``; see the
-    module docstring for the splitting and when it is exact.
+    Qubits ``0 .. M-1`` hold ``a_0 .. a_{M-1}`` and ``M .. 2M-1`` hold ``b_0 ..``;
+    see the module docstring for the splitting and when it is exact.
 
     Args:
         model: the Hamiltonian.

@@ -30,7 +30,7 @@ class FSwapGate(Gate):
 
 
 def givens_gate(theta: float) -> XXPlusYYGate:
-    """``U(R)`` for the rotation ``R = [[cos, -sin], [sin, cos]](theta)`` on modes (p, p+1).
+    """``U(R)`` for ``R = [[cos, -sin], [sin, cos]](theta)`` on modes ``(p, p+1)``.
 
     That is ``exp(theta (c_{p+1}^dag c_p - c_p^dag c_{p+1}))``, with ``c_p`` on the
     gate's first qubit, so ``c_p^dag -> cos(theta) c_p^dag + sin(theta) c_{p+1}^dag``.
@@ -51,7 +51,7 @@ def givens_decomposition(v: np.ndarray) -> tuple[list[tuple[int, float]], np.nda
     """
     v = np.asarray(v)
     m = v.shape[0]
-    if v.shape != (m, m) or np.iscomplexobj(v) and np.abs(v.imag).max() > 1e-12:
+    if v.shape != (m, m) or (np.iscomplexobj(v) and np.abs(v.imag).max() > 1e-12):
         raise ValueError(f"expected a real square matrix, got shape {v.shape}")
     w = np.array(v.real, dtype=float)
     if not np.allclose(w.T @ w, np.eye(m), atol=1e-10):
@@ -68,7 +68,7 @@ def givens_decomposition(v: np.ndarray) -> tuple[list[tuple[int, float]], np.nda
 
 
 def orbital_rotation(v: np.ndarray) -> QuantumCircuit:
-    """The circuit of ``U(V)`` for a real orthogonal M x M ``V`` on M adjacent qubits."""
+    """The circuit of ``U(V)`` for a real orthogonal ``M x M`` matrix on M qubits."""
     rotations, signs = givens_decomposition(v)
     qc = QuantumCircuit(len(signs), name="orbital_rotation")
     for q, sign in enumerate(signs):
@@ -81,7 +81,7 @@ def orbital_rotation(v: np.ndarray) -> QuantumCircuit:
 
 
 def interleaving_swaps(n_modes: int) -> list[int]:
-    """Adjacent fermionic swaps taking mode order ``a0 b0 a1 b1 ...`` to ``a0 a1 ... b0 b1 ...``.
+    """Fermionic swaps from the mode order ``a0 b0 a1 b1 ..`` to ``a0 a1 .. b0 b1 ..``.
 
     Returns:
         The lower qubit ``p`` of each swap ``(p, p+1)``, in the order applied

@@ -6,8 +6,8 @@ Each subsystem holds ``n_modes`` (M) modes with the single-particle matrix
 
     h_{jj} = \\epsilon, \\qquad h_{j,j+1} = h_{j+1,j} = J,
 
-so ``H_A = sum_ij h_ij a_i^dag a_j`` and ``H_B`` the same on the b modes. The exchange is
-``H_I = g sum_j (a_j^dag b_j + h.c.) + U N_A N_B``.
+so ``H_A = sum_ij h_ij a_i^dag a_j`` and ``H_B`` the same on the b modes. The exchange
+is ``H_I = g sum_j (a_j^dag b_j + h.c.) + U N_A N_B``.
 
 The initial state is a product over normal-mode pairs ``(at_k, bt_k)``, where
 ``h = V diag(e_k) V^dag`` and ``at_k = sum_j conj(V_jk) a_j``. In the basis
@@ -139,7 +139,7 @@ class PairState:
     alpha: complex
 
     def populations(self) -> np.ndarray:
-        """Diagonal ``(p00 + c, p01 - c, p10 - c, p11 + c)`` in the ``|n_A n_B>`` basis."""
+        """Diagonal ``(p00 + c, p01 - c, p10 - c, p11 + c)`` in ``|n_A n_B>``."""
         fa, fb, c = self.f_a, self.f_b, self.c
         return np.array(
             [
@@ -153,7 +153,7 @@ class PairState:
 
 @dataclass(frozen=True)
 class InitialState:
-    """Thermal marginals at one temperature and two chemical potentials, plus correlations.
+    """Thermal marginals at one temperature, two chemical potentials, and correlations.
 
     Attributes:
         model: the Hamiltonian (fixes the normal modes and their energies).
@@ -189,7 +189,12 @@ class InitialState:
         f_a, f_b = self.occupations()
         out = []
         for fa, fb in zip(f_a, f_b, strict=True):
-            p00, p01, p10, p11 = (1 - fa) * (1 - fb), (1 - fa) * fb, fa * (1 - fb), fa * fb
+            p00, p01, p10, p11 = (
+                (1 - fa) * (1 - fb),
+                (1 - fa) * fb,
+                fa * (1 - fb),
+                fa * fb,
+            )
             if corr.classical >= 0:
                 c = corr.classical * min(p01, p10)
             else:
@@ -200,7 +205,10 @@ class InitialState:
         return out
 
     def dn_a_closed_form(self, time: float) -> float:
-        """``dN_A(t)`` for ``U = 0``: ``sum_k (f_B - f_A) sin^2(gt) - Im(alpha) sin(2gt)``."""
+        """Closed form of ``dN_A(t)`` at ``U = 0``, for any hopping.
+
+        ``dN_A(t) = sum_k (f_B - f_A) sin^2(gt) - Im(alpha_k) sin(2gt)``.
+        """
         gt = self.model.coupling * time
         return float(
             sum(

@@ -71,11 +71,11 @@ def pair_purification(pair: PairState) -> QuantumCircuit:
 
 
 def preparation_circuit(state: InitialState) -> QuantumCircuit:
-    """The purification of the initial state on ``2M`` system qubits plus ``2M`` ancillas.
+    """The purification of the initial state: ``2M`` system qubits plus ``2M`` ancillas.
 
     The reduced state of qubits ``0 .. 2M-1`` is the initial state ``rho_AB(0)``;
-    ancillas (qubits ``2M ..``) are never to be measured. See the module docstring for the
-    layout and the construction.
+    ancillas (qubits ``2M ..``) are never to be measured. See the module docstring for
+    the layout and the construction.
     """
     m = state.model.n_modes
     a = QuantumRegister(m, "a")

@@ -1,9 +1,9 @@
 """Dense reference constructions from explicit fermion algebra.
 
 These are the slow, independent oracles that every fast path is tested against: mode
-operators are built here from Kronecker products (not from ``SparsePauliOp``), the initial
-state from its defining formula in terms of normal-mode operators, Gibbs states and time
-evolution by matrix exponentials. Matrices are in Qiskit's little-endian order
+operators are built here from Kronecker products (not from ``SparsePauliOp``), the
+initial state from its defining formula in terms of normal-mode operators, Gibbs states
+and time evolution by matrix exponentials. Matrices are in Qiskit's little-endian order
 (``kron(op_{n-1}, ..., op_0)``). Sizes grow as ``4**n_qubits``: keep ``n_qubits <= 8``.
 """
 
@@ -22,7 +22,7 @@ _LOWER = np.array([[0.0, 1.0], [0.0, 0.0]])  # |0><1|: empties an occupied mode
 
 
 def mode_matrices(n_qubits: int) -> list[np.ndarray]:
-    """Dense annihilation operators ``c_0 .. c_{n-1}`` (Jordan-Wigner, little-endian)."""
+    """Annihilation operators ``c_0 .. c_{n-1}`` (Jordan-Wigner, little-endian)."""
     out = []
     for j in range(n_qubits):
         factors = [_I] * (n_qubits - j - 1) + [_LOWER] + [_Z] * j

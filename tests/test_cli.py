@@ -1,4 +1,4 @@
-"""The ``qcflow`` command: outputs, reproducibility, bad input, interruption and resume."""
+"""The ``qcflow`` command: outputs, reproducibility, bad input, interrupt, resume."""
 
 from __future__ import annotations
 
@@ -122,8 +122,12 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
     for name in ("a", "b"):
         assert main(["run", str(config), "--out", str(tmp_path / name), "--quiet"]) == 0
     assert read_rows(tmp_path / "a") == read_rows(tmp_path / "b")
-    assert main(["run", str(config), "--out", str(tmp_path / "c"), "--seed", "8",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["run", str(config), "--out", str(tmp_path / "c"), "--seed", "8", "--quiet"]
+        )
+        == 0
+    )
     assert read_rows(tmp_path / "a") != read_rows(tmp_path / "c")
 
 
@@ -136,7 +140,7 @@ def test_same_seed_same_numbers(tmp_path: Path) -> None:
 )
 def test_bad_overrides_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     proc = qcflow("run", write(tmp_path, SMALL), "--out", tmp_path / "o", *args)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err.strip() == f"qcflow: error: {message}" or message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -147,13 +151,19 @@ def test_bad_overrides_exit_2(tmp_path: Path, args: list[str], message: str) -> 
     [
         (SMALL.replace("beta = 1.0", "beta = -2.0"), "[state] beta = -2.0"),
         (SMALL.replace("n_modes = 1", "n_modes = 9"), "n_modes = 9 is out of range"),
-        (SMALL.replace("coherence = [0.0, 0.8]", "coherence = [0.0, 1.8]"),
-         "coherence[1] = 1.8"),
-        (SMALL.replace("trotter_dt = 0.1", "trotter_dt = 0.1\ntrotter_order = 3"),
-         "trotter_order = 3"),
+        (
+            SMALL.replace("coherence = [0.0, 0.8]", "coherence = [0.0, 1.8]"),
+            "coherence[1] = 1.8",
+        ),
+        (
+            SMALL.replace("trotter_dt = 0.1", "trotter_dt = 0.1\ntrotter_order = 3"),
+            "trotter_order = 3",
+        ),
         (SMALL.replace("[run]", "[run]\nbogus = 1"), "[run] bogus is not a known key"),
-        (SMALL.replace("times = [0.0, 0.3, 0.6]", "times = [0.3, 0.1]"),
-         "times[1] = 0.1 is not above"),
+        (
+            SMALL.replace("times = [0.0, 0.3, 0.6]", "times = [0.3, 0.1]"),
+            "times[1] = 0.1 is not above",
+        ),
         (SMALL.replace("shots = 500", "shots = nan"), "shots = nan is not an integer"),
         ("[system", "is not valid TOML"),
     ],
@@ -198,8 +208,21 @@ def test_other_configuration_refused_unless_overwrite(tmp_path: Path) -> None:
     proc = qcflow("run", config, "--out", out, "--shots", "600")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "different configuration" in err
-    assert main(["run", str(config), "--out", str(out), "--shots", "600",
-                 "--overwrite", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(config),
+                "--out",
+                str(out),
+                "--shots",
+                "600",
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert {r["shots"] for r in read_rows(out)} == {600}
 
 
@@ -224,8 +247,11 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = qcflow("run", config, "--out", out, "--quiet")
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(_finished(out) if out.exists() and
-                                             (out / "points").exists() else {}) < 5:
+    while (
+        time.monotonic() < deadline
+        and len(_finished(out) if out.exists() and (out / "points").exists() else {})
+        < 5
+    ):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

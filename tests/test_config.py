@@ -1,4 +1,4 @@
-"""Configuration loading: valid files resolve as documented, bad ones fail in one line."""
+"""Configuration: valid files resolve as documented, bad ones fail in one line."""
 
 from __future__ import annotations
 
@@ -108,7 +108,11 @@ BAD: list[tuple[str, Any, str]] = [
     ("exchange.times", {"start": 0, "stop": 1, "num": 0}, "times.num = 0 is out"),
     ("exchange.times", {"start": 1, "stop": 0, "num": 3}, "times.stop = 0.0 is out"),
     ("exchange.times", {"start": 0, "stop": 1, "num": 5, "x": 1}, "x is not a known"),
-    ("exchange.trotter_dt", 0.0, "trotter_dt = 0.0 is out of range; allowed: trotter_dt > 0"),
+    (
+        "exchange.trotter_dt",
+        0.0,
+        "trotter_dt = 0.0 is out of range; allowed: trotter_dt > 0",
+    ),
     ("exchange.trotter_dt", -0.1, "trotter_dt = -0.1"),
     ("exchange.trotter_order", 3, "trotter_order = 3 is out of range; allowed: 1 or 2"),
     ("exchange.trotter_order", "2", "trotter_order"),

@@ -82,7 +82,11 @@ BASE: dict[str, Any] = {
 
 # (section, key, strategy of values that must be rejected)
 INVALID: list[tuple[str, str, st.SearchStrategy]] = [
-    ("system", "n_modes", st.one_of(st.integers(max_value=0), st.integers(min_value=5))),
+    (
+        "system",
+        "n_modes",
+        st.one_of(st.integers(max_value=0), st.integers(min_value=5)),
+    ),
     ("system", "n_modes", st.floats(allow_nan=True)),
     ("system", "energy", st.sampled_from([math.nan, math.inf, -math.inf, "1", None])),
     ("state", "beta", st.one_of(st.floats(max_value=-1e-300), st.just(math.inf))),
