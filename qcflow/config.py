@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,17 @@ from typing import Any
 from qcflow.model import MAX_MODES, Correlation, InitialState, Model
 
 METHODS = ("state", "circuits")
-BACKENDS = ("aer",)
+#: Backend forms (validated by :func:`qcflow.devices.backend_kind`); device backends
+#: (all but ``aer``) always run circuits, whatever ``method`` says.
+BACKENDS = ("aer", "fake_<device>", "ibm:<backend>")
+#: Key fragments that mark credentials, which never belong in a configuration file.
+CREDENTIAL_KEY = re.compile(r"token|api_?key|secret|password|credential", re.IGNORECASE)
+#: State fitters: linear inversion with projection, maximum likelihood, and both
+#: restricted to states that commute with N_A + N_B (see qcflow.symmetric). The default,
+#: "symmetric", is chosen by the measurements in the README (Statistics).
+FITTERS = ("linear", "mle", "symmetric", "symmetric_mle")
 MAX_SHOTS = 10_000_000
+MAX_BOOTSTRAP = 100_000
 MAX_POINTS = 100_000
 
 
@@ -206,12 +216,17 @@ class ExchangeConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """``[run]``: shots per basis, seed, simulation method and backend."""
+    """``[run]``: shots per basis, seed, simulation method, backend, state fitter and
+    bootstrap resamples (0: no error bars)."""
 
     shots: int = 4000
     seed: int = 1234
     method: str = "state"
     backend: str = "aer"
+    fitter: str = "symmetric"
+    bootstrap: int = 200
+    optimization_level: int = 3
+    readout_mitigation: bool = True
 
     def __post_init__(self) -> None:
         _integer("run", "shots", self.shots, low=1, high=MAX_SHOTS)
@@ -221,11 +236,32 @@ class RunConfig:
                 f"[run] method = {_fmt(self.method)} is not known; allowed: "
                 + ", ".join(METHODS)
             )
-        if self.backend not in BACKENDS:
+        if not isinstance(self.backend, str):
             raise ConfigError(
-                f"[run] backend = {_fmt(self.backend)} is not known; allowed: "
+                f"[run] backend = {_fmt(self.backend)} is not a string; allowed: "
                 + ", ".join(BACKENDS)
             )
+        if self.backend != "aer":
+            from qcflow.devices import backend_kind
+
+            try:
+                backend_kind(self.backend)
+            except ValueError as exc:
+                raise ConfigError(f"[run] {exc}") from exc
+            # Only an ideal simulator has a state to sample from: devices run circuits.
+            object.__setattr__(self, "method", "circuits")
+        _integer("run", "optimization_level", self.optimization_level, low=0, high=3)
+        if not isinstance(self.readout_mitigation, bool):
+            raise ConfigError(
+                f"[run] readout_mitigation = {_fmt(self.readout_mitigation)} is not a "
+                "boolean; allowed: true or false"
+            )
+        if self.fitter not in FITTERS:
+            raise ConfigError(
+                f"[run] fitter = {_fmt(self.fitter)} is not known; allowed: "
+                + ", ".join(FITTERS)
+            )
+        _integer("run", "bootstrap", self.bootstrap, low=0, high=MAX_BOOTSTRAP)
 
 
 @dataclass(frozen=True)
@@ -309,14 +345,43 @@ _SECTIONS: dict[str, tuple[type, set[str], set[str]]] = {
         {"coupling", "times", "trotter_dt"},
         {"interaction", "trotter_order"},
     ),
-    "run": (RunConfig, set(), {"shots", "seed", "method", "backend"}),
+    "run": (
+        RunConfig,
+        set(),
+        {
+            "shots",
+            "seed",
+            "method",
+            "backend",
+            "fitter",
+            "bootstrap",
+            "optimization_level",
+            "readout_mitigation",
+        },
+    ),
 }
+
+
+def _reject_credentials(data: dict[str, Any]) -> None:
+    """Refuse credential-like keys anywhere in the file, never echoing their values."""
+    tables = [("", data)] + [(k, v) for k, v in data.items() if isinstance(v, dict)]
+    for section, table in tables:
+        for key in table:
+            if CREDENTIAL_KEY.search(str(key)):
+                where = f"[{section}] {key}" if section else str(key)
+                raise ConfigError(
+                    f"{where} is not a known key: credentials do not belong in a "
+                    "configuration file; save an IBM Quantum account once with "
+                    "QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN "
+                    "in the environment"
+                )
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a :class:`Config` from parsed TOML tables."""
     if not isinstance(data, dict):
         raise ConfigError("the configuration is not a table")
+    _reject_credentials(data)
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
         raise ConfigError(

@@ -11,6 +11,11 @@ Two ways to obtain the counts of the ``3^(2M)`` tomography bases of one point:
 Every point is also evaluated on the exact reduced states (the ``_exact`` values). The
 reference for the differences is the tomography of the ``t = 0`` point of the same
 correlation setting, measured like every other point.
+
+States are fitted by ``[run] fitter``. With ``[run] bootstrap = n > 0`` every measured
+quantity also gets ``_err``, ``_lo`` and ``_hi`` columns from ``n`` parametric bootstrap
+replicates (:mod:`qcflow.bootstrap`), drawn from the point's own generator; ``flow`` is
+then decided by the interval of ``dN_A`` and may be ``undetermined``.
 """
 
 from __future__ import annotations
@@ -21,15 +26,26 @@ from typing import Any
 
 import numpy as np
 
+from qcflow.bootstrap import bootstrap_states, flow_from_interval, interval_columns
 from qcflow.config import Config
 from qcflow.evolution import evolution_circuit, trotter_steps
 from qcflow.model import Correlation
 from qcflow.preparation import preparation_circuit
-from qcflow.quantities import QUANTITIES, Observables, flow_direction, point_quantities
+from qcflow.quantities import (
+    LEVELS,
+    QUANTITIES,
+    Observables,
+    batch_quantities,
+    flow_direction,
+    mutual_information,
+    point_quantities,
+)
 from qcflow.tomography import basis_probabilities, fit_state, sample_counts
 
 #: Tolerance on ``(mu_a - mu_b) dN_A`` below which an exact flow is ``none``.
 EXACT_FLOW_TOL = 1e-12
+#: Last word of the bootstrap generator's seed (the counts' generator has none).
+BOOTSTRAP_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -63,12 +79,15 @@ class PointResult:
     point: Point
     counts: np.ndarray
     row: dict[str, Any]
+    #: Readout calibration counts ``(n, 2, 2)`` of a device backend (see
+    #: :mod:`qcflow.mitigation`), stored with the raw counts.
+    readout: np.ndarray | None = None
 
 
 def sweep_points(config: Config) -> list[Point]:
     """All points in run order: each setting's ``t = 0`` reference comes first."""
     times = config.measured_times()
-    out = []
+    out: list[Point] = []
     for s, corr in enumerate(config.settings()):
         for i, t in enumerate(times):
             out.append(Point(len(out), s, i, corr, t))
@@ -78,6 +97,13 @@ def sweep_points(config: Config) -> list[Point]:
 def point_rng(config: Config, point: Point) -> np.random.Generator:
     """The point's own generator, a function of the seed and the point's position only."""
     return np.random.default_rng([config.run.seed, point.setting_index, point.time_index])
+
+
+def bootstrap_rng(config: Config, point: Point) -> np.random.Generator:
+    """The point's bootstrap generator, independent of the one that drew its counts."""
+    return np.random.default_rng(
+        [config.run.seed, point.setting_index, point.time_index, BOOTSTRAP_STREAM]
+    )
 
 
 def system_state(prepared: np.ndarray, n_modes: int) -> np.ndarray:
@@ -110,8 +136,13 @@ class Experiment:
         self._unitaries: dict[float, np.ndarray] = {}
         self._initial: dict[int, np.ndarray] = {}
         self._reference: dict[int, np.ndarray] = {}
+        self._reference_counts: dict[int, np.ndarray] = {}
+        self._reference_replicates: dict[int, np.ndarray] = {}
         self._observables = Observables.of(config.initial_state(Correlation()))
         self._runner: Any = None
+        #: Device backends: readout calibration and compiled-circuit columns by point.
+        self.readout: dict[int, np.ndarray] = {}
+        self.device_rows: dict[int, dict[str, Any]] = {}
 
     # Exact states -------------------------------------------------------------------
 
@@ -156,19 +187,73 @@ class Experiment:
         )
 
     def simulate(self, point: Point) -> np.ndarray:
-        """Counts from measurement circuits on the Aer simulator (``"circuits"``)."""
-        if self._runner is None:
-            from qcflow.backends import AerRunner
+        """Counts from measurement circuits on the backend's simulator (``"circuits"``).
 
-            self._runner = AerRunner(shots=self.config.run.shots)
+        On a device backend (``fake_<device>``) the readout calibration and the
+        compiled circuit's columns are kept in :attr:`readout` and :attr:`device_rows`.
+        """
+        from qcflow.devices import DeviceRunner, make_runner
+
+        if self._runner is None:
+            self._runner = make_runner(self.config)
         circuit = full_circuit(self.config, point.correlation, point.time)
         seed = int(point_rng(self.config, point).integers(2**31))
-        return self._runner.run([circuit], self.config.model.n_qubits, [seed])[0]
+        n_system = self.config.model.n_qubits
+        if isinstance(self._runner, DeviceRunner):
+            measured = self._runner.measure(circuit, n_system, seed)
+            self.readout[point.index] = measured.readout
+            self.device_rows[point.index] = measured.compiled.row()
+            return measured.counts
+        return self._runner.run([circuit], n_system, [seed])[0]
 
     def measure(self, point: Point) -> np.ndarray:
         if self.config.run.method == "state":
             return self.sample(point)
         return self.simulate(point)
+
+    # Fits ---------------------------------------------------------------------------
+
+    def fit(self, counts: np.ndarray) -> np.ndarray:
+        """The state fitted to ``counts`` by ``[run] fitter`` (batched)."""
+        return fit_state(counts, fitter=self.config.run.fitter)
+
+    def corrected(self, point: Point, counts: np.ndarray) -> np.ndarray:
+        """The counts that the fit sees: readout-mitigated when the point has a
+        calibration and ``[run] readout_mitigation`` is on, else ``counts`` itself."""
+        table = self.readout.get(point.index)
+        if table is None or not self.config.run.readout_mitigation:
+            return counts
+        from qcflow.mitigation import corrected_counts
+
+        return corrected_counts(counts, table)
+
+    def replicates(
+        self, point: Point, counts: np.ndarray, fitted: np.ndarray
+    ) -> np.ndarray:
+        """``[run] bootstrap`` replicate states of the point, from its own generator."""
+        return bootstrap_states(
+            counts,
+            self.fit,
+            self.config.run.bootstrap,
+            rng=bootstrap_rng(self.config, point),
+            fitted=fitted,
+        )
+
+    def _set_reference(self, point: Point, counts: np.ndarray, fitted: np.ndarray):
+        self._reference[point.setting_index] = fitted
+        self._reference_counts[point.setting_index] = counts
+        self._reference_replicates.pop(point.setting_index, None)
+
+    def reference_replicates(self, point: Point) -> np.ndarray:
+        """Bootstrap replicates of the reference of the point's setting (cached)."""
+        s = point.setting_index
+        if s not in self._reference_replicates:
+            first = point.index - point.time_index
+            reference = Point(first, s, 0, point.correlation, 0.0)
+            self._reference_replicates[s] = self.replicates(
+                reference, self._reference_counts[s], self._reference[s]
+            )
+        return self._reference_replicates[s]
 
     # Evaluation ---------------------------------------------------------------------
 
@@ -177,16 +262,20 @@ class Experiment:
 
         The setting's ``t = 0`` point must have been evaluated first.
         """
+        raw, counts = counts, self.corrected(point, counts)
         config = self.config
         state = config.initial_state(point.correlation)
-        fitted = fit_state(counts)
+        fitted = self.fit(counts)
         if point.time_index == 0:
-            self._reference[point.setting_index] = fitted
+            self._set_reference(point, counts, fitted)
         reference = self._reference[point.setting_index]
         measured = point_quantities(fitted, reference, state, self._observables)
         exact = point_quantities(
             self.exact_state(point), self.exact_initial(point), state, self._observables
         )
+        m = config.system.n_modes
+        measured["I_AB"] = float(mutual_information(fitted, m))
+        exact["I_AB"] = float(mutual_information(self.exact_state(point), m))
         mu_a, mu_b = config.state.mu_a, config.state.mu_b
         row: dict[str, Any] = {
             "coherence": point.correlation.coherence,
@@ -197,24 +286,42 @@ class Experiment:
             "shots": config.run.shots,
         }
         row.update(measured)
-        row["flow"] = flow_direction(measured["dN_A"], mu_a, mu_b)
-        row.update({f"{k}_exact": exact[k] for k in QUANTITIES})
+        if config.run.bootstrap > 0:
+            reference_replicates = self.reference_replicates(point)
+            replicates = (
+                reference_replicates
+                if point.time_index == 0
+                else self.replicates(point, counts, fitted)
+            )
+            values = batch_quantities(
+                replicates, reference_replicates, state, self._observables
+            )
+            row.update(interval_columns(measured, values))
+            row["flow"] = flow_from_interval(
+                row["dN_A_lo"], row["dN_A_hi"], mu_a, mu_b
+            )
+        else:
+            row["flow"] = flow_direction(measured["dN_A"], mu_a, mu_b)
+        row.update({f"{k}_exact": exact[k] for k in QUANTITIES + LEVELS})
         row["flow_exact"] = flow_direction(
             exact["dN_A"], mu_a, mu_b, tol=EXACT_FLOW_TOL
         )
-        return PointResult(point, counts, row)
+        row.update(self.device_rows.get(point.index, {}))
+        return PointResult(point, raw, row, self.readout.get(point.index))
 
     def run(self, done: Mapping[int, np.ndarray] | None = None) -> Iterator[PointResult]:
         """Measure and evaluate every point, in sweep order.
 
         Args:
             done: counts of points already measured, by point index; those points are
-                not measured again (a ``t = 0`` one is refitted as the reference).
+                not measured again (a ``t = 0`` one is refitted as the reference, with
+                its readout calibration from :attr:`readout` on a device backend).
         """
         done = done or {}
         for point in self.points:
             if point.index in done:
                 if point.time_index == 0:
-                    self._reference[point.setting_index] = fit_state(done[point.index])
+                    counts = self.corrected(point, done[point.index])
+                    self._set_reference(point, counts, self.fit(counts))
                 continue
             yield self.evaluate(point, self.measure(point))

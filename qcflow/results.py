@@ -78,7 +78,8 @@ def package_versions() -> dict[str, str]:
     from platform import python_version
 
     out = {"python": python_version()}
-    for name in ("qcflow", "qiskit", "qiskit-aer", "numpy", "scipy"):
+    names = ("qcflow", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "numpy", "scipy")
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -138,6 +139,8 @@ class RunDirectory:
                 f"{exc.strerror or exc}"
             ) from exc
         self.rows: dict[int, dict[str, Any]] = {}
+        #: Readout calibration counts ``(n, 2, 2)`` of finished device points.
+        self.readouts: dict[int, np.ndarray] = {}
 
     def finished(self) -> dict[int, np.ndarray]:
         """Counts of every point already on disk, by point index; also loads its row.
@@ -152,19 +155,36 @@ class RunDirectory:
                 row = json.loads(row_file.read_text(encoding="utf-8"))
                 with np.load(counts_file) as data:
                     counts = data["counts"]
+                    readout = data["readout"] if "readout" in data else None
             except (OSError, ValueError, KeyError):
                 continue  # unreadable: the point is measured again
             self.rows[index] = _row_from_json(row)
             out[index] = counts
+            if readout is not None:
+                self.readouts[index] = readout
         return out
 
-    def write_point(self, index: int, key: str, counts: np.ndarray, row: dict) -> None:
-        """Store one finished point (counts first, then its row), then the tables."""
+    def write_point(
+        self,
+        index: int,
+        key: str,
+        counts: np.ndarray,
+        row: dict,
+        readout: np.ndarray | None = None,
+    ) -> None:
+        """Store one finished point (counts first, then its row), then the tables.
+
+        A device point's readout calibration counts ``readout[q, prepared, measured]``
+        are stored beside its raw counts, as ``readout`` in the same ``.npz``.
+        """
         from qcflow.tomography import basis_labels
 
         buffer = io.BytesIO()
         labels = np.array(basis_labels(self.config.model.n_qubits))
-        np.savez_compressed(buffer, counts=counts.astype(np.int64), bases=labels)
+        arrays: dict[str, Any] = {"counts": counts.astype(np.int64), "bases": labels}
+        if readout is not None:
+            arrays["readout"] = np.asarray(readout, dtype=np.int64)
+        np.savez_compressed(buffer, **arrays)
         atomic_write_bytes(self.counts_dir / f"{key}.npz", buffer.getvalue())
         clean = {k: _json_value(v) for k, v in row.items()}
         atomic_write_text(
