@@ -271,7 +271,11 @@ class Experiment:
         reference = self._reference[point.setting_index]
         measured = point_quantities(fitted, reference, state, self._observables)
         exact = point_quantities(
-            self.exact_state(point), self.exact_initial(point), state, self._observables
+            self.exact_state(point),
+            self.exact_initial(point),
+            state,
+            self._observables,
+            gibbs_reference=True,
         )
         m = config.system.n_modes
         measured["I_AB"] = float(mutual_information(fitted, m))

@@ -1,4 +1,4 @@
-"""Entropies and the thermodynamic quantities of one point, from ``rho_AB(0)`` and ``rho_AB(t)``.
+"""Entropies and the quantities of one point, from ``rho_AB(0)`` and ``rho_AB(t)``.
 
 All entropies are in nats. Matrices are in Qiskit's little-endian order on the ``2M``
 system qubits, A on qubits ``0 .. M-1`` (the low bits) and B on ``M .. 2M-1``.
@@ -43,7 +43,7 @@ def partial_traces(rho_ab: np.ndarray, n_modes: int) -> tuple[np.ndarray, np.nda
 
 
 def entropy(rho: np.ndarray, *, tol: float = EIGEN_TOL) -> np.ndarray:
-    """Von Neumann entropy ``-Tr rho ln rho`` in nats; eigenvalues ``<= tol`` count as 0."""
+    """Von Neumann entropy ``-Tr rho ln rho`` in nats; eigenvalues ``<= tol`` are 0."""
     values = np.linalg.eigvalsh(rho)
     safe = np.where(values > tol, values, 1.0)
     return -np.sum(np.where(values > tol, values * np.log(safe), 0.0), axis=-1)
@@ -91,17 +91,45 @@ class Observables:
         )
 
 
+def gibbs_log(observables: Observables, beta: float, mu: float) -> np.ndarray:
+    """``ln exp(-beta (H - mu N)) / Z`` on one subsystem, from the Hamiltonian.
+
+    Stable at any ``beta``: the smallest Gibbs weights may underflow to zero as matrix
+    elements, but their logarithms stay finite.
+    """
+    values, vectors = np.linalg.eigh(observables.energy - mu * observables.number)
+    exponent = -beta * values
+    log_weights = exponent - np.logaddexp.reduce(exponent)
+    return (vectors * log_weights) @ vectors.conj().T
+
+
+def relative_entropy_to(rho: np.ndarray, log_sigma: np.ndarray) -> float:
+    """``D(rho || sigma) = -S(rho) - Tr rho ln sigma`` for a full-rank ``sigma`` given by
+    its logarithm."""
+    cross = -float(np.einsum("ij,ji->", rho, log_sigma).real)
+    return max(cross - float(entropy(rho)), 0.0)
+
+
 def point_quantities(
     rho_t: np.ndarray,
     rho_0: np.ndarray,
     state: InitialState,
     observables: Observables,
+    *,
+    gibbs_reference: bool = False,
 ) -> dict[str, float]:
     """All quantities of one point, differences ``X(t) - X(0)``.
 
     ``bound = -beta (mu_a - mu_b) dN_A``; ``margin = bound - dI_AB``, which equals
     ``D_A + D_B`` for a noiseless run; ``N_drift = N_total(t) - N_total(0)``, zero unless
     noise breaks number conservation.
+
+    Args:
+        gibbs_reference: take ``D_X`` against the Gibbs state of the model
+            (:func:`gibbs_log`) instead of the marginal of ``rho_0``. Use it only when
+            the marginals of ``rho_0`` are those Gibbs states (the exact initial state):
+            it keeps ``D_X`` finite at large ``beta``, where the smallest Gibbs weights
+            underflow and the matrix logarithm of ``rho_0`` would give ``inf``.
     """
     m = state.model.n_modes
     a_t, b_t = partial_traces(rho_t, m)
@@ -118,6 +146,11 @@ def point_quantities(
     d_s_a, d_s_b, d_s_ab = s_sub[0] - s_sub[2], s_sub[1] - s_sub[3], s_ab[0] - s_ab[1]
     d_i = d_s_a + d_s_b - d_s_ab
     bound = -state.beta * (state.mu_a - state.mu_b) * d_n_a + 0.0  # no -0.0
+    if gibbs_reference:
+        d_a = relative_entropy_to(a_t, gibbs_log(observables, state.beta, state.mu_a))
+        d_b = relative_entropy_to(b_t, gibbs_log(observables, state.beta, state.mu_b))
+    else:
+        d_a, d_b = relative_entropy(a_t, a_0), relative_entropy(b_t, b_0)
     return {
         "dN_A": d_n_a,
         "dE_A": expect(h_op, a_t) - expect(h_op, a_0),
@@ -125,8 +158,8 @@ def point_quantities(
         "dS_B": float(d_s_b),
         "dS_AB": float(d_s_ab),
         "dI_AB": float(d_i),
-        "D_A": relative_entropy(a_t, a_0),
-        "D_B": relative_entropy(b_t, b_0),
+        "D_A": d_a,
+        "D_B": d_b,
         "bound": bound,
         "margin": bound - float(d_i),
         "N_drift": d_n_a + d_n_b,
