@@ -76,8 +76,6 @@ class AerRunner:
             )
             result = job.result()
             out.append(
-                counts_array(
-                    [result.get_counts(b) for b in range(n_bases)], n_system
-                )
+                counts_array([result.get_counts(b) for b in range(n_bases)], n_system)
             )
         return out

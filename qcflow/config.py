@@ -1,4 +1,4 @@
-"""Experiment configuration: TOML tables ``[system]``, ``[state]``, ``[exchange]``, ``[run]``.
+"""Experiment configuration: the TOML tables [system], [state], [exchange] and [run].
 
 Every value is checked when the dataclasses are built; a bad one raises
 :class:`ConfigError` with one line naming the key, the value and the allowed range.
@@ -95,8 +95,14 @@ def _sweep(
     if not values:
         raise ConfigError(f"{_where(section, key)} = [] is empty; allowed: {allowed}")
     return tuple(
-        _number(section, f"{key}[{i}]" if len(values) > 1 else key, v, low=low,
-                high=high, allowed=allowed)
+        _number(
+            section,
+            f"{key}[{i}]" if len(values) > 1 else key,
+            v,
+            low=low,
+            high=high,
+            allowed=allowed,
+        )
         for i, v in enumerate(values)
     )
 
@@ -105,12 +111,19 @@ def _times(value: Any) -> tuple[float, ...]:
     """An explicit increasing list, or ``{start, stop, num}`` for an even grid."""
     section, key = "exchange", "times"
     if isinstance(value, dict):
-        _check_keys(f"{section}.{key}", value, required={"start", "stop", "num"},
-                    optional=set())
-        start = _number(section, "times.start", value["start"], low=0.0,
-                        allowed="start >= 0")
-        stop = _number(section, "times.stop", value["stop"], low=start,
-                       allowed=f"stop >= start = {start}")
+        _check_keys(
+            f"{section}.{key}", value, required={"start", "stop", "num"}, optional=set()
+        )
+        start = _number(
+            section, "times.start", value["start"], low=0.0, allowed="start >= 0"
+        )
+        stop = _number(
+            section,
+            "times.stop",
+            value["stop"],
+            low=start,
+            allowed=f"stop >= start = {start}",
+        )
         num = _integer(section, "times.num", value["num"], low=1, high=MAX_POINTS)
         if num == 1:
             return (start,)
@@ -127,8 +140,14 @@ def _times(value: Any) -> tuple[float, ...]:
             f"[exchange] times = {_fmt(value)} is neither a list nor a table; "
             "allowed: [t0, t1, ...] or { start, stop, num }"
         )
-    times = _sweep(section, key, list(value), low=0.0, high=math.inf,
-                   allowed="a non-empty increasing list of times >= 0")
+    times = _sweep(
+        section,
+        key,
+        list(value),
+        low=0.0,
+        high=math.inf,
+        allowed="a non-empty increasing list of times >= 0",
+    )
     for i in range(1, len(times)):
         if times[i] <= times[i - 1]:
             raise ConfigError(
@@ -183,17 +202,35 @@ class StateConfig:
         _number("state", "beta", self.beta, low=0.0, allowed="beta >= 0 (finite)")
         _number("state", "mu_a", self.mu_a)
         _number("state", "mu_b", self.mu_b)
-        _sweep("state", "coherence", list(self.coherence), low=0.0, high=1.0,
-               allowed="0..1 (fraction of the bound on |alpha|)")
-        _sweep("state", "phase_deg", list(self.phase_deg), low=-360.0, high=360.0,
-               allowed="-360..360 degrees")
-        _sweep("state", "classical", list(self.classical), low=-1.0, high=1.0,
-               allowed="-1..1 (fraction of the allowed range)")
+        _sweep(
+            "state",
+            "coherence",
+            list(self.coherence),
+            low=0.0,
+            high=1.0,
+            allowed="0..1 (fraction of the bound on |alpha|)",
+        )
+        _sweep(
+            "state",
+            "phase_deg",
+            list(self.phase_deg),
+            low=-360.0,
+            high=360.0,
+            allowed="-360..360 degrees",
+        )
+        _sweep(
+            "state",
+            "classical",
+            list(self.classical),
+            low=-1.0,
+            high=1.0,
+            allowed="-1..1 (fraction of the allowed range)",
+        )
 
 
 @dataclass(frozen=True)
 class ExchangeConfig:
-    """``[exchange]``: coupling g, interaction U, evolution times and Trotter settings."""
+    """``[exchange]``: coupling g, interaction U, times and Trotter settings."""
 
     coupling: float
     times: tuple[float, ...]
@@ -205,8 +242,14 @@ class ExchangeConfig:
         _number("exchange", "coupling", self.coupling)
         _number("exchange", "interaction", self.interaction)
         _times(list(self.times))
-        _number("exchange", "trotter_dt", self.trotter_dt, low=0.0, low_open=True,
-                allowed="trotter_dt > 0")
+        _number(
+            "exchange",
+            "trotter_dt",
+            self.trotter_dt,
+            low=0.0,
+            low_open=True,
+            allowed="trotter_dt > 0",
+        )
         if self.trotter_order not in (1, 2) or isinstance(self.trotter_order, bool):
             raise ConfigError(
                 f"[exchange] trotter_order = {_fmt(self.trotter_order)} is out of "
@@ -301,7 +344,7 @@ class Config:
         ]
 
     def measured_times(self) -> tuple[float, ...]:
-        """The configured times, with ``t = 0`` added first if absent (the reference)."""
+        """The configured times, with the reference ``t = 0`` added first if absent."""
         times = self.exchange.times
         return times if times[0] == 0.0 else (0.0, *times)
 
@@ -311,7 +354,7 @@ class Config:
         )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """The resolved configuration as TOML-ready tables (times as an explicit list)."""
+        """The resolved configuration as TOML-ready tables, times as a list."""
         out = {}
         for f in dataclasses.fields(self):
             table = dataclasses.asdict(getattr(self, f.name))

@@ -1,12 +1,13 @@
-"""The sweep: prepare, evolve, measure, fit and evaluate every (correlation, time) point.
+"""The sweep: prepare, evolve, measure, fit and evaluate every (setting, time) point.
 
 Two ways to obtain the counts of the ``3^(2M)`` tomography bases of one point:
 
-- ``method = "circuits"``: run the preparation, evolution and basis-change circuits on the
-  Aer simulator with measurements of the system qubits only (what hardware runs);
+- ``method = "circuits"``: run the preparation, evolution and basis-change circuits
+  on the Aer simulator, measuring the system qubits only (what hardware runs);
 - ``method = "state"``: take the reduced state of the same circuits (statevector of the
   preparation, operator of the evolution) and draw each basis' counts from its exact
-  outcome distribution. For an ideal simulator this is statistically the same experiment.
+  outcome distribution. For an ideal simulator this is statistically the same
+  experiment.
 
 Every point is also evaluated on the exact reduced states (the ``_exact`` values). The
 reference for the differences is the tomography of the ``t = 0`` point of the same
@@ -95,8 +96,10 @@ def sweep_points(config: Config) -> list[Point]:
 
 
 def point_rng(config: Config, point: Point) -> np.random.Generator:
-    """The point's own generator, a function of the seed and the point's position only."""
-    return np.random.default_rng([config.run.seed, point.setting_index, point.time_index])
+    """The point's own generator: a function of the seed and the point's position."""
+    return np.random.default_rng(
+        [config.run.seed, point.setting_index, point.time_index]
+    )
 
 
 def bootstrap_rng(config: Config, point: Point) -> np.random.Generator:
@@ -107,7 +110,7 @@ def bootstrap_rng(config: Config, point: Point) -> np.random.Generator:
 
 
 def system_state(prepared: np.ndarray, n_modes: int) -> np.ndarray:
-    """Reduced density matrix of the system qubits from the statevector (ancillas high)."""
+    """Reduced state of the system qubits from a statevector (ancillas high)."""
     d_sys = 2 ** (2 * n_modes)
     psi = np.asarray(prepared).reshape(-1, d_sys)  # (ancilla index, system index)
     return psi.T @ psi.conj()
@@ -128,7 +131,7 @@ def full_circuit(config: Config, correlation: Correlation, time: float):
 
 
 class Experiment:
-    """Runs the points of one configuration; exact states are computed once and cached."""
+    """Runs the points of one configuration; exact states are computed once."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -301,9 +304,7 @@ class Experiment:
                 replicates, reference_replicates, state, self._observables
             )
             row.update(interval_columns(measured, values))
-            row["flow"] = flow_from_interval(
-                row["dN_A_lo"], row["dN_A_hi"], mu_a, mu_b
-            )
+            row["flow"] = flow_from_interval(row["dN_A_lo"], row["dN_A_hi"], mu_a, mu_b)
         else:
             row["flow"] = flow_direction(measured["dN_A"], mu_a, mu_b)
         row.update({f"{k}_exact": exact[k] for k in QUANTITIES + LEVELS})
@@ -313,7 +314,9 @@ class Experiment:
         row.update(self.device_rows.get(point.index, {}))
         return PointResult(point, raw, row, self.readout.get(point.index))
 
-    def run(self, done: Mapping[int, np.ndarray] | None = None) -> Iterator[PointResult]:
+    def run(
+        self, done: Mapping[int, np.ndarray] | None = None
+    ) -> Iterator[PointResult]:
         """Measure and evaluate every point, in sweep order.
 
         Args:

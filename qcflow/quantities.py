@@ -38,7 +38,7 @@ LEVELS = ("I_AB",)
 def partial_traces(rho_ab: np.ndarray, n_modes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(rho_A, rho_B)``: trace out B (high qubits) and A (low qubits)."""
     d = 2**n_modes
-    r = rho_ab.reshape(rho_ab.shape[:-2] + (d, d, d, d))  # (b, a, b', a')
+    r = rho_ab.reshape((*rho_ab.shape[:-2], d, d, d, d))  # (b, a, b', a')
     return np.einsum("...iaib->...ab", r), np.einsum("...aibi->...ab", r)
 
 
@@ -104,8 +104,7 @@ def gibbs_log(observables: Observables, beta: float, mu: float) -> np.ndarray:
 
 
 def relative_entropy_to(rho: np.ndarray, log_sigma: np.ndarray) -> float:
-    """``D(rho || sigma) = -S(rho) - Tr rho ln sigma`` for a full-rank ``sigma`` given by
-    its logarithm."""
+    """``D(rho || sigma) = -S(rho) - Tr rho ln sigma``, ``sigma`` given by its log."""
     cross = -float(np.einsum("ij,ji->", rho, log_sigma).real)
     return max(cross - float(entropy(rho)), 0.0)
 
@@ -121,8 +120,8 @@ def point_quantities(
     """All quantities of one point, differences ``X(t) - X(0)``.
 
     ``bound = -beta (mu_a - mu_b) dN_A``; ``margin = bound - dI_AB``, which equals
-    ``D_A + D_B`` for a noiseless run; ``N_drift = N_total(t) - N_total(0)``, zero unless
-    noise breaks number conservation.
+    ``D_A + D_B`` for a noiseless run; ``N_drift = N_total(t) - N_total(0)``, zero
+    unless noise breaks number conservation.
 
     Args:
         gibbs_reference: take ``D_X`` against the Gibbs state of the model

@@ -26,7 +26,7 @@ def mode_matrices(n_qubits: int) -> list[np.ndarray]:
     out = []
     for j in range(n_qubits):
         factors = [_I] * (n_qubits - j - 1) + [_LOWER] + [_Z] * j
-        out.append(reduce(np.kron, factors, np.eye(1)))
+        out.append(reduce(lambda x, y: np.kron(x, y), factors, np.eye(1)))
     return out
 
 

@@ -1,4 +1,4 @@
-"""The run directory: every finished point is on disk, atomically, before the next starts.
+"""The run directory: each finished point is on disk, atomically, before the next.
 
 Layout of ``DIR``:
 
@@ -7,11 +7,11 @@ Layout of ``DIR``:
   ``b`` (``bases[b]``, qubit 0 rightmost) with outcome ``s`` (count key as an integer,
   little-endian over the system qubits);
 - ``points/point_NNNN.json``: the result row of one point;
-- ``results.csv`` and ``results.json``: all finished rows in sweep order, rewritten after
-  every point; ``results.json`` also holds the configuration and package versions.
+- ``results.csv`` and ``results.json``: all finished rows in sweep order, rewritten
+  after every point; ``results.json`` also holds the configuration and package versions.
 
-Files are written to a temporary name in the same directory, flushed to disk and renamed,
-so a crash leaves either the old file or the new one, never half of one.
+Files are written to a temporary name in the same directory, flushed to disk and
+renamed, so a crash leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _json_value(value: Any) -> Any:
-    """Floats that JSON cannot hold (inf) become strings; numpy scalars become Python."""
+    """Floats JSON cannot hold (inf) become strings; numpy scalars become Python."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -228,4 +228,3 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a run directory's ``results.json``, with ``inf`` restored."""
     document = json.loads((Path(path) / "results.json").read_text(encoding="utf-8"))
     return [_row_from_json(r) for r in document["points"]]
-

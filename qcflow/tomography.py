@@ -3,8 +3,8 @@
 Conventions, all little-endian as in Qiskit:
 
 - a measurement basis of ``n`` qubits is an index ``b = sum_q b_q 3^q`` with
-  ``b_q = 0, 1, 2`` for X, Y, Z on qubit q; its label (``basis_labels``) is written like a
-  Pauli label, qubit 0 rightmost (``"XZ"`` measures qubit 0 in Z and qubit 1 in X);
+  ``b_q = 0, 1, 2`` for X, Y, Z on qubit q; its label (``basis_labels``) is written
+  like a Pauli label, qubit 0 rightmost (``"XZ"`` measures qubit 0 in Z, qubit 1 in X);
 - an outcome is the integer ``s = sum_q s_q 2^q`` of the count key, ``s_q = 0`` for the
   +1 eigenvalue;
 - counts and probabilities are arrays of shape ``(..., 3^n, 2^n)``.
@@ -96,7 +96,9 @@ def tomography_circuits(base: QuantumCircuit, n_system: int) -> list[QuantumCirc
     """
     out = []
     for label in basis_labels(n_system):
-        qc = QuantumCircuit(*base.qregs, ClassicalRegister(n_system, "meas"), name=label)
+        qc = QuantumCircuit(
+            *base.qregs, ClassicalRegister(n_system, "meas"), name=label
+        )
         qc.compose(base, base.qubits, inplace=True)
         qc.compose(
             measurement_circuit(label), range(n_system), range(n_system), inplace=True
@@ -106,7 +108,7 @@ def tomography_circuits(base: QuantumCircuit, n_system: int) -> list[QuantumCirc
 
 
 def _apply_each_axis(x: np.ndarray, mat: np.ndarray, n: int) -> np.ndarray:
-    """Apply ``mat`` (shape (k, l)) to each of the last ``n`` axes of ``x``, in place order."""
+    """Apply ``mat`` (shape (k, l)) to each of the last ``n`` axes of ``x``."""
     first = x.ndim - n
     for _ in range(n):
         # einsum's own loop, not BLAS: a threaded GEMM of this (many x 6) @ (6 x 4)
@@ -134,12 +136,12 @@ def _interleaved_to_pairs(x: np.ndarray, n: int, left: int, right: int) -> np.nd
         + [nb + 2 * k for k in range(n)]
         + [nb + 2 * k + 1 for k in range(n)]
     )
-    return x.transpose(order).reshape(batch + (left**n, right**n))
+    return x.transpose(order).reshape((*batch, left**n, right**n))
 
 
 def basis_probabilities(rho: np.ndarray) -> np.ndarray:
     """Exact outcome distributions ``p[..., b, s] = Tr(rho P_{b,s})`` of every basis."""
-    n = int(round(np.log2(rho.shape[-1])))
+    n = round(np.log2(rho.shape[-1]))
     x = _pairs_to_interleaved(np.asarray(rho, dtype=complex), n, 2, 2)
     x = _apply_each_axis(x, _PROB_MAP, n)
     return np.clip(_interleaved_to_pairs(x, n, 3, 2).real, 0.0, None)
@@ -179,7 +181,7 @@ def linear_inversion(counts: np.ndarray) -> np.ndarray:
         ValueError: if the shape is not ``(..., 3^n, 2^n)`` or a basis has no shots.
     """
     counts = np.asarray(counts, dtype=float)
-    n = int(round(np.log2(counts.shape[-1])))
+    n = round(np.log2(counts.shape[-1]))
     if counts.ndim < 2 or counts.shape[-2:] != (3**n, 2**n):
         raise ValueError(f"counts have shape {counts.shape}; expected (..., 3^n, 2^n)")
     shots = counts.sum(axis=-1, keepdims=True)
@@ -202,7 +204,7 @@ def project_simplex(values: np.ndarray) -> np.ndarray:
 
 
 def project_to_density(rho: np.ndarray) -> np.ndarray:
-    """The nearest density matrix (positive, unit trace) in the Frobenius norm, batched."""
+    """The nearest density matrix (positive, unit trace) in Frobenius norm, batched."""
     rho = (rho + np.swapaxes(rho, -1, -2).conj()) / 2
     values, vectors = np.linalg.eigh(rho)
     values = project_simplex(values)
