@@ -42,7 +42,7 @@ shots = 500
 seed = 7
 """
 
-# Slow enough to interrupt part-way: 40 points through Aer measurement circuits.
+# Slow enough to interrupt part-way: 24 points through Aer measurement circuits.
 SLOW = """
 [system]
 n_modes = 2
@@ -57,13 +57,14 @@ coherence = [0.0, 0.9]
 
 [exchange]
 coupling = 1.0
-times = { start = 0.0, stop = 1.9, num = 20 }
+times = { start = 0.0, stop = 1.1, num = 12 }
 trotter_dt = 0.1
 
 [run]
-shots = 1000
+shots = 300
 seed = 3
 method = "circuits"
+bootstrap = 20
 """
 
 
@@ -256,14 +257,14 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     before = _finished(out)
-    assert 5 <= len(before) < 40, "the run finished before it could be killed"
+    assert 5 <= len(before) < 24, "the run finished before it could be killed"
 
     resumed = qcflow("run", config, "--out", out)
     stdout, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0
-    assert f"resuming {out}: {len(before)} of 40 points done" in stdout
+    assert f"resuming {out}: {len(before)} of 24 points done" in stdout
     after = _finished(out)
-    assert len(after) == 40
+    assert len(after) == 24
     assert all(after[name] == mtime for name, mtime in before.items())
 
     clean = tmp_path / "clean"
