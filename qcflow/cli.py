@@ -26,18 +26,18 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _fmt(value: float, width: int = 9) -> str:
+def _fmt(value: float, width: int = 7) -> str:
     if not math.isfinite(value):
         return f"{'inf' if value > 0 else '-inf':>{width}}"
-    return f"{value:>{width}.4f}"
+    return f"{value:>{width}.3f}"
 
 
 class Table:
-    """A compact table, one block per correlation setting, at most 72 columns wide."""
+    """A compact table, one block per correlation setting, at most 60 columns wide."""
 
     HEADER = (
-        f"{'time':>6} {'dN_A':>9} {'exact':>9} {'dI_AB':>9} {'exact':>9} "
-        f"{'bound':>9}  flow"
+        f"{'time':>5} {'dN_A':>7} {'exact':>7} {'dI_AB':>7} {'exact':>7} "
+        f"{'bound':>7}  flow"
     )
 
     def __init__(self, stream: TextIO) -> None:
@@ -62,10 +62,13 @@ class Table:
                 f"classical {setting[2]:g}"
             )
             self._print(self.HEADER)
+        values = (
+            row[k] for k in ("dN_A", "dN_A_exact", "dI_AB", "dI_AB_exact", "bound")
+        )
         self._print(
-            f"{row['time']:>6.3f} {_fmt(row['dN_A'])} {_fmt(row['dN_A_exact'])} "
-            f"{_fmt(row['dI_AB'])} {_fmt(row['dI_AB_exact'])} {_fmt(row['bound'])}  "
-            f"{row['flow']}"
+            f"{row['time']:>5.3g} "
+            + " ".join(_fmt(v) for v in values)
+            + f"  {row['flow']}"
         )
 
 
@@ -309,6 +312,8 @@ def _run(args: argparse.Namespace) -> int:
     table = Table(sys.stdout)
     if done and not args.quiet:
         print(f"resuming {out}: {len(done)} of {len(experiment.points)} points done")
+        for row in directory.ordered_rows():  # the whole table, not just the rest
+            table.row(row)
     progress = Progress(
         len(experiment.points), sys.stderr, done=len(done), enabled=not args.quiet
     )
@@ -339,7 +344,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     rows = directory.ordered_rows()
     worst = max(abs(r["dN_A"] - r["dN_A_exact"]) for r in rows)
-    print(f"\n{len(rows)} points written to {out}")
+    print(("" if args.quiet else "\n") + f"{len(rows)} points written to {out}")
     print(f"max |dN_A - dN_A_exact| = {worst:.4f}")
     if config.run.backend != "aer":
         print(_device_line(rows))

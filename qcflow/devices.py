@@ -50,7 +50,7 @@ BACKEND_FORMS = (
     "aer (ideal simulator), fake_<device> (noisy simulator of a device snapshot, "
     "e.g. fake_torino), ibm:<backend> (IBM Quantum, e.g. ibm:ibm_torino)"
 )
-INSTALL_HINT = 'install it with: pip install "qcflow[ibm]"'
+INSTALL_HINT = 'install it from the qcflow checkout with: pip install -e ".[ibm]"'
 DEFAULT_OPTIMIZATION_LEVEL = 3
 _IBM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 

@@ -17,7 +17,7 @@ its definition and the continuous-time propagator ``exp(-i t H)``. The ``_exact`
 columns of the run (the noiseless Trotter circuit at the measured times) are drawn as
 open markers when ``interaction != 0``, where the two differ by the Trotter error.
 
-matplotlib is an optional dependency (``pip install 'qcflow[plot]'``), imported only
+matplotlib is an optional dependency (``pip install -e ".[plot]"``), imported only
 here and only when a figure is drawn; figures are drawn on the Agg canvas, never on
 a window. Colours are the Okabe-Ito palette, distinguishable with colour-blindness, and
 every series also differs in marker or line style.
@@ -51,7 +51,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 #: At most this many correlation settings get a panel; others are left out (logged).
 MAX_PANELS = 6
 FORMATS = ("png", "pdf")
-INSTALL_HINT = "pip install 'qcflow[plot]'"
+INSTALL_HINT = 'pip install -e ".[plot]" (from the qcflow checkout)'
 TIME_LABEL = "time $t$  [$\\hbar$ / energy unit]"
 DN_LABEL = "$\\Delta N_A$  [particles]"
 DI_LABEL = "$\\Delta I_{AB}$  [nats]"

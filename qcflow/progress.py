@@ -12,6 +12,8 @@ disabled, so logs stay clean. Lines printed by others to the same terminal go th
 
 from __future__ import annotations
 
+import shutil
+
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -128,7 +130,9 @@ class Progress:
         if not force and now - self._last_draw < MIN_INTERVAL:
             return
         self._last_draw = now
-        self._write("\r\033[K" + self.text())
+        # Never wider than the terminal: a wrapped line cannot be redrawn in place.
+        columns = shutil.get_terminal_size(fallback=(80, 24)).columns
+        self._write("\r\033[K" + self.text()[: max(columns - 1, 10)])
         self._shown = True
 
     def update(self, steps: int = 1) -> None:

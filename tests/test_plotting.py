@@ -194,4 +194,4 @@ def test_cli_plot_without_matplotlib(sweep_run: Path, monkeypatch, capsys) -> No
     assert main(["plot", str(sweep_run)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "pip install 'qcflow[plot]'" in err
+    assert 'pip install -e ".[plot]"' in err
