@@ -320,13 +320,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         progress.draw(force=True)
         for result in experiment.run(done):
-            directory.write_point(
-                result.point.index,
-                result.point.key,
-                result.counts,
-                result.row,
-                readout=result.readout,
-            )
+            directory.save(result)
             if not args.quiet:
                 progress.clear()
                 table.row(result.row)

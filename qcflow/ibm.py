@@ -596,13 +596,7 @@ def analyse(
         if p.index in ready and p.index - p.time_index in ready
     ]
     for result in experiment.run(done):
-        directory.write_point(
-            result.point.index,
-            result.point.key,
-            result.counts,
-            result.row,
-            readout=result.readout,
-        )
+        directory.save(result)
         yield result
 
 

@@ -13,7 +13,6 @@ disabled, so logs stay clean. Lines printed by others to the same terminal go th
 from __future__ import annotations
 
 import shutil
-
 import time
 from collections.abc import Callable
 from typing import TextIO

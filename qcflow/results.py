@@ -26,11 +26,14 @@ import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qcflow.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from qcflow.experiment import PointResult
 
 
 class RunDirectoryError(ValueError):
@@ -163,6 +166,16 @@ class RunDirectory:
             if readout is not None:
                 self.readouts[index] = readout
         return out
+
+    def save(self, result: PointResult) -> None:
+        """Store one finished point of a sweep: :meth:`write_point` of its parts."""
+        self.write_point(
+            result.point.index,
+            result.point.key,
+            result.counts,
+            result.row,
+            readout=result.readout,
+        )
 
     def write_point(
         self,
