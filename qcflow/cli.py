@@ -72,6 +72,13 @@ class Table:
         )
 
 
+def _path(text: str) -> Path:
+    """A command-line path; an empty one is refused rather than read as ``.``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path is not allowed")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     from qcflow.config import FITTERS
 
@@ -93,10 +100,10 @@ def _parser() -> argparse.ArgumentParser:
             "directory. Rerunning into the same directory resumes it."
         ),
     )
-    run.add_argument("config", type=Path, help="TOML configuration file")
+    run.add_argument("config", type=_path, help="TOML configuration file")
     run.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         help="output directory (default: runs/<config file name without .toml>)",
     )
     run.add_argument("--shots", type=int, help="shots per basis, overrides [run] shots")
@@ -139,9 +146,9 @@ def _parser() -> argparse.ArgumentParser:
             "a phase sweep, phase (dN_A against arg(alpha)) as PNG and PDF."
         ),
     )
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
+    plot.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
     plot.add_argument(
-        "--out", type=Path, help="where to write (default: RUN_DIR/figures)"
+        "--out", type=_path, help="where to write (default: RUN_DIR/figures)"
     )
     plot.add_argument(
         "--time",
@@ -193,10 +200,10 @@ def _device_commands(commands: Any) -> None:
             "Submitting again into the same directory submits only what is missing."
         ),
     )
-    submit.add_argument("config", type=Path, help="TOML configuration file")
+    submit.add_argument("config", type=_path, help="TOML configuration file")
     submit.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         help="run directory (default: runs/<config file name without .toml>)",
     )
     submit.add_argument("--shots", type=int, help="shots per basis, overrides [run]")
@@ -218,7 +225,7 @@ def _device_commands(commands: Any) -> None:
         ("resubmit", "submit failed or cancelled jobs again, alone"),
     ):
         command = commands.add_parser(name, help=text, description=text)
-        command.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+        command.add_argument("run_dir", type=_path, metavar="RUN_DIR")
         if name == "fetch":
             command.add_argument(
                 "--wait", action="store_true", help="wait until every job has finished"
@@ -241,9 +248,9 @@ def _device_commands(commands: Any) -> None:
             "tomography basis of CONFIG as OpenQASM 3, with a README.md."
         ),
     )
-    export.add_argument("config", type=Path, help="TOML configuration file")
+    export.add_argument("config", type=_path, help="TOML configuration file")
     export.add_argument(
-        "--out", type=Path, default=Path("circuits"), help="folder (default: circuits)"
+        "--out", type=_path, default=Path("circuits"), help="folder (default: circuits)"
     )
 
 
@@ -336,6 +343,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    directory.write_tables()  # also mends tables damaged after the last point
     rows = directory.ordered_rows()
     worst = max(abs(r["dN_A"] - r["dN_A_exact"]) for r in rows)
     print(("" if args.quiet else "\n") + f"{len(rows)} points written to {out}")

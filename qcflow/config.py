@@ -28,6 +28,12 @@ CREDENTIAL_KEY = re.compile(r"token|api_?key|secret|password|credential", re.IGN
 #: "symmetric", is chosen by the measurements in the README (Statistics).
 FITTERS = ("linear", "mle", "symmetric", "symmetric_mle")
 MAX_SHOTS = 10_000_000
+#: Bound on energies, couplings, chemical potentials, beta and times (in the units of
+#: the configuration): beyond it double precision loses the physics (overflowing
+#: Gibbs weights, sin(g t) of meaningless arguments).
+MAX_SCALE = 1e6
+#: Trotter steps of one evolution circuit, ceil(t / trotter_dt), at most.
+MAX_TROTTER_STEPS = 100_000
 MAX_BOOTSTRAP = 100_000
 MAX_POINTS = 100_000
 
@@ -74,6 +80,18 @@ def _number(
     return value
 
 
+def _scaled(section: str, key: str, value: Any) -> float:
+    """A real number of magnitude at most :data:`MAX_SCALE`."""
+    return _number(
+        section,
+        key,
+        value,
+        low=-MAX_SCALE,
+        high=MAX_SCALE,
+        allowed=f"-{MAX_SCALE:g}..{MAX_SCALE:g}",
+    )
+
+
 def _integer(section: str, key: str, value: Any, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(
@@ -115,14 +133,20 @@ def _times(value: Any) -> tuple[float, ...]:
             f"{section}.{key}", value, required={"start", "stop", "num"}, optional=set()
         )
         start = _number(
-            section, "times.start", value["start"], low=0.0, allowed="start >= 0"
+            section,
+            "times.start",
+            value["start"],
+            low=0.0,
+            high=MAX_SCALE,
+            allowed=f"0..{MAX_SCALE:g}",
         )
         stop = _number(
             section,
             "times.stop",
             value["stop"],
             low=start,
-            allowed=f"stop >= start = {start}",
+            high=MAX_SCALE,
+            allowed=f"start = {start}..{MAX_SCALE:g}",
         )
         num = _integer(section, "times.num", value["num"], low=1, high=MAX_POINTS)
         if num == 1:
@@ -145,8 +169,8 @@ def _times(value: Any) -> tuple[float, ...]:
         key,
         list(value),
         low=0.0,
-        high=math.inf,
-        allowed="a non-empty increasing list of times >= 0",
+        high=MAX_SCALE,
+        allowed=f"a non-empty increasing list of times in 0..{MAX_SCALE:g}",
     )
     for i in range(1, len(times)):
         if times[i] <= times[i - 1]:
@@ -183,8 +207,8 @@ class SystemConfig:
 
     def __post_init__(self) -> None:
         _integer("system", "n_modes", self.n_modes, low=1, high=MAX_MODES)
-        _number("system", "energy", self.energy)
-        _number("system", "hopping", self.hopping)
+        for key in ("energy", "hopping"):
+            _scaled("system", key, getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -199,9 +223,16 @@ class StateConfig:
     classical: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
-        _number("state", "beta", self.beta, low=0.0, allowed="beta >= 0 (finite)")
-        _number("state", "mu_a", self.mu_a)
-        _number("state", "mu_b", self.mu_b)
+        _number(
+            "state",
+            "beta",
+            self.beta,
+            low=0.0,
+            high=MAX_SCALE,
+            allowed=f"0 <= beta <= {MAX_SCALE:g}",
+        )
+        _scaled("state", "mu_a", self.mu_a)
+        _scaled("state", "mu_b", self.mu_b)
         _sweep(
             "state",
             "coherence",
@@ -239,8 +270,8 @@ class ExchangeConfig:
     trotter_order: int = 2
 
     def __post_init__(self) -> None:
-        _number("exchange", "coupling", self.coupling)
-        _number("exchange", "interaction", self.interaction)
+        _scaled("exchange", "coupling", self.coupling)
+        _scaled("exchange", "interaction", self.interaction)
         _times(list(self.times))
         _number(
             "exchange",
@@ -250,7 +281,14 @@ class ExchangeConfig:
             low_open=True,
             allowed="trotter_dt > 0",
         )
-        if self.trotter_order not in (1, 2) or isinstance(self.trotter_order, bool):
+        steps = math.ceil(max(self.times) / self.trotter_dt - 1e-9)
+        if steps > MAX_TROTTER_STEPS:
+            raise ConfigError(
+                f"[exchange] trotter_dt = {self.trotter_dt!r} gives {steps:.3g} "
+                f"Trotter steps at t = {max(self.times)!r}; allowed: at most "
+                f"{MAX_TROTTER_STEPS} steps (a larger trotter_dt)"
+            )
+        if type(self.trotter_order) is not int or self.trotter_order not in (1, 2):
             raise ConfigError(
                 f"[exchange] trotter_order = {_fmt(self.trotter_order)} is out of "
                 "range; allowed: 1 or 2"

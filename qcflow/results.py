@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import tempfile
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,25 @@ def _row_from_json(row: dict[str, Any]) -> dict[str, Any]:
         k: float(v) if isinstance(v, str) and v in ("inf", "-inf", "nan") else v
         for k, v in row.items()
     }
+
+
+def _row_matches(row: Any, point: Any) -> bool:
+    """Whether a stored row is a full row of ``point`` (setting and time)."""
+    if not isinstance(row, dict) or "dN_A" not in row:
+        return False
+    corr = point.correlation
+    stored = [row.get(k) for k in ("coherence", "phase_deg", "classical", "time")]
+    return stored == [corr.coherence, corr.phase_deg, corr.classical, point.time]
+
+
+def _counts_valid(counts: np.ndarray, n_qubits: int) -> bool:
+    """Whole, non-negative counts of every basis of ``n_qubits``, each measured."""
+    return (
+        counts.shape == (3**n_qubits, 2**n_qubits)
+        and np.issubdtype(counts.dtype, np.integer)
+        and bool((counts >= 0).all())
+        and bool((counts.sum(axis=1) > 0).all())
+    )
 
 
 @cache
@@ -148,23 +168,34 @@ class RunDirectory:
     def finished(self) -> dict[int, np.ndarray]:
         """Counts of every point already on disk, by point index; also loads its row.
 
-        A point counts as finished only if both its counts and its row are readable.
+        A point counts as finished only if its counts and its row are readable and
+        belong to this configuration's sweep (the point's index, setting and time, and
+        counts of the right shape: whole, non-negative, every basis measured). Anything
+        else is measured again, never trusted.
         """
+        from qcflow.experiment import sweep_points
+
+        points = {p.index: p for p in sweep_points(self.config)}
+        n = self.config.model.n_qubits
         out = {}
         for row_file in sorted(self.points_dir.glob("point_*.json")):
-            index = int(row_file.stem.split("_")[1])
-            counts_file = self.counts_dir / f"{row_file.stem}.npz"
+            index_text = row_file.stem.removeprefix("point_")
+            point = points.get(int(index_text)) if index_text.isdigit() else None
+            if point is None or point.key != row_file.stem:
+                continue
             try:
                 row = json.loads(row_file.read_text(encoding="utf-8"))
-                with np.load(counts_file) as data:
-                    counts = data["counts"]
+                with np.load(self.counts_dir / f"{point.key}.npz") as data:
+                    counts = np.asarray(data["counts"])
                     readout = data["readout"] if "readout" in data else None
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 continue  # unreadable: the point is measured again
-            self.rows[index] = _row_from_json(row)
-            out[index] = counts
+            if not (_row_matches(row, point) and _counts_valid(counts, n)):
+                continue
+            self.rows[point.index] = _row_from_json(row)
+            out[point.index] = counts
             if readout is not None:
-                self.readouts[index] = readout
+                self.readouts[point.index] = readout
         return out
 
     def save(self, result: PointResult) -> None:

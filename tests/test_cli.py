@@ -195,6 +195,13 @@ def test_unwritable_output(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "cannot write" in err
 
 
+def test_empty_output_path_is_refused(tmp_path: Path) -> None:
+    proc = qcflow("run", write(tmp_path, SMALL), "--out", "", cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "empty path" in err
+    assert not (tmp_path / "results.csv").exists()
+
+
 def test_output_below_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     proc = qcflow("run", write(tmp_path, SMALL), "--out", tmp_path / "file" / "run")
@@ -235,6 +242,20 @@ def test_corrupted_point_is_measured_again(tmp_path: Path) -> None:
     (out / "points" / "point_0004.json").write_text('{"dN_A": 0.1')  # truncated
     (out / "results.json").write_text("{")
     (out / "counts" / "point_0002.npz").write_bytes(b"garbage")
+    good = (out / "counts" / "point_0001.npz").read_bytes()
+    (out / "counts" / "point_0001.npz").write_bytes(good[:100])  # truncated zip
+    (out / "points" / "point_abc.json").write_text("{}")
+    (out / "points" / "point_0099.json").write_text(
+        (out / "points" / "point_0003.json").read_text()
+    )  # outside the sweep
+    (out / "points" / "point_0005.json").write_text("[]")
+    foreign = json.loads((out / "points" / "point_0003.json").read_text())
+    foreign["time"] = 0.9  # a row of another point
+    (out / "points" / "point_0003.json").write_text(json.dumps(foreign))
+    with np.load(out / "counts" / "point_0000.npz") as data:
+        zero = {k: data[k] for k in data.files}
+    zero["counts"] = np.zeros_like(zero["counts"])
+    np.savez(out / "counts" / "point_0000.npz", **zero)
     assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
     assert read_rows(out) == reference
 

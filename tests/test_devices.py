@@ -92,7 +92,7 @@ def test_fake_backend_names_come_from_the_fake_provider():
 
 def test_missing_runtime_gives_the_install_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "qiskit_ibm_runtime", None)
-    with pytest.raises(DeviceError, match='pip install "qcflow\\[ibm\\]"'):
+    with pytest.raises(DeviceError, match=r'pip install -e "\.\[ibm\]"'):
         require_runtime()
 
 
