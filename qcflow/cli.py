@@ -480,6 +480,9 @@ def _export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    except ValueError as exc:
+        print(f"qcflow: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"{len(written)} files written to {args.out}")
     return 0
 
@@ -496,6 +499,15 @@ def _plot(args: argparse.Namespace) -> int:
         )
     except (PlottingUnavailable, FileNotFoundError, ValueError) as exc:
         print(f"qcflow: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, TypeError, KeyError, AttributeError) as exc:
+        # A results.json of the wrong shape, or an output path that is a file.
+        print(
+            f"qcflow: error: cannot plot {str(args.run_dir)!r} "
+            f"({type(exc).__name__}: {exc}); rerun `qcflow run` into it to rebuild "
+            "results.json, or choose another --out",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     folders = sorted({str(p.parent) for p in written})
     print(f"{len(written)} figure files written to {', '.join(folders)}")
