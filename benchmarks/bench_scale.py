@@ -28,7 +28,7 @@ config = config_from_dict({
     "system": {"n_modes": n_modes, "energy": 1.0, "hopping": 0.5},
     "state": {"beta": 1.0, "mu_a": 1.5, "mu_b": 0.5, "coherence": 0.9},
     "exchange": {"coupling": 1.0, "times": [0.0, 0.2], "trotter_dt": 0.1},
-    "run": {"shots": 4000, "seed": 1234, "method": method},
+    "run": {"shots": 4000, "seed": 1234, "method": method, "bootstrap": 0},
 })
 experiment = Experiment(config)
 reference, point = experiment.points
