@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from qcflow import __version__
+
 EXIT_FAILED_JOBS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
             "-beta (mu_a - mu_b) dN_A >= dI_AB."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"qcflow {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = commands.add_parser(
         "run",

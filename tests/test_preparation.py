@@ -268,7 +268,7 @@ def test_correlation_out_of_range_is_a_clear_error(
 
 
 @pytest.mark.parametrize(
-    ("classical", "coherence"), itertools.product([-1.0, 0.0, 1.0], [0.0, 1.0])
+    ("classical", "coherence"), list(itertools.product([-1.0, 0.0, 1.0], [0.0, 1.0]))
 )
 def test_pair_state_positivity_bounds_are_saturated(
     classical: float, coherence: float
