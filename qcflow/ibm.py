@@ -351,6 +351,8 @@ def submit(config: Config, path: str | Path, *, overwrite: bool = False) -> Subm
     path = Path(path)
     name = device_name(config)
     schedule = plan(config)
+    # Account and backend first: a failure there leaves no half-made directory.
+    backend = _backend(runtime_service(), name)
     RunDirectory(path, config, overwrite=overwrite)  # checks, creates, clears
     manifest_file = _store(path) / "jobs.json"
     if overwrite or not manifest_file.exists():
@@ -359,7 +361,6 @@ def submit(config: Config, path: str | Path, *, overwrite: bool = False) -> Subm
         manifest = None
     else:
         manifest = read_manifest(path)
-    backend = _backend(runtime_service(), name)
     compiler = DeviceCompiler(
         backend,
         optimization_level=config.run.optimization_level,

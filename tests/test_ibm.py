@@ -393,6 +393,7 @@ def test_without_an_account_the_error_says_how_to_save_one(
     err = capsys.readouterr().err
     assert "no IBM Quantum account found" in err and "save_account" in err
     assert err.count("\n") == 1
+    assert not (tmp_path / "run").exists()  # nothing half-made left behind
 
 
 def test_the_token_never_appears_in_errors(monkeypatch, capsys, run_dir, service):
