@@ -211,6 +211,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     Raises:
         IBMError: if the directory holds no IBM submission.
     """
+    if not Path(path).is_dir():
+        raise IBMError(f"run directory {str(path)!r} does not exist")
     file = _store(Path(path)) / "jobs.json"
     try:
         return json.loads(file.read_text(encoding="utf-8"))

@@ -367,6 +367,9 @@ def test_cli_status_of_a_directory_without_submission(tmp_path, capsys):
     assert main(["status", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "holds no IBM submission" in err and err.count("\n") == 1
+    assert main(["fetch", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and err.count("\n") == 1
 
 
 # Credentials ----------------------------------------------------------------------
