@@ -38,8 +38,6 @@ from qcflow.quantities import (
     Observables,
     batch_quantities,
     flow_direction,
-    mutual_information,
-    point_quantities,
 )
 from qcflow.tomography import basis_probabilities, fit_state, sample_counts
 
@@ -272,17 +270,17 @@ class Experiment:
         if point.time_index == 0:
             self._set_reference(point, counts, fitted)
         reference = self._reference[point.setting_index]
-        measured = point_quantities(fitted, reference, state, self._observables)
-        exact = point_quantities(
+        columns = QUANTITIES + LEVELS
+        values = batch_quantities(fitted, reference, state, self._observables)
+        measured = {name: float(values[name]) for name in columns}
+        values = batch_quantities(
             self.exact_state(point),
             self.exact_initial(point),
             state,
             self._observables,
             gibbs_reference=True,
         )
-        m = config.system.n_modes
-        measured["I_AB"] = float(mutual_information(fitted, m))
-        exact["I_AB"] = float(mutual_information(self.exact_state(point), m))
+        exact = {name: float(values[name]) for name in columns}
         mu_a, mu_b = config.state.mu_a, config.state.mu_b
         row: dict[str, Any] = {
             "coherence": point.correlation.coherence,
